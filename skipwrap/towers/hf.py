@@ -1,0 +1,1 @@
+"""Hugging Face transformers adapters (CLIPModel, SiglipModel): written next."""

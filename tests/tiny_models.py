@@ -52,12 +52,14 @@ def tiny_timm_tower(width=32, depth=3, heads=2, image_size=32, patch=8, embed_di
                     global_pool="map", class_token=False, reg_tokens=0) -> TimmModel:
     """An open_clip ``TimmModel`` whose trunk is a tiny timm ``VisionTransformer``.
 
-    open_clip builds the trunk by name (``timm.create_model``); names fix the size, so the
-    tiny trunk is swapped in after construction: the adapter sees the same classes as with
+    open_clip builds the trunk by name (``timm.create_model``) and names fix the size, so the
+    tiny trunk is set on a bare ``TimmModel``: the adapter sees the same classes as with
     ``ViT-B-16-SigLIP`` (MAP attention pooling, no class token).
     """
     torch.manual_seed(seed)
-    tower = TimmModel("vit_tiny_patch16_224", embed_dim, image_size=image_size, pool="", proj="none")
+    tower = TimmModel.__new__(TimmModel)
+    nn.Module.__init__(tower)
+    tower.image_size = (image_size, image_size)
     tower.trunk = timm.models.vision_transformer.VisionTransformer(
         img_size=image_size, patch_size=patch, embed_dim=width, depth=depth, num_heads=heads,
         num_classes=embed_dim, global_pool=global_pool, class_token=class_token,

@@ -262,7 +262,8 @@ def generic_dual_encoder(model: nn.Module) -> DualEncoder:
         if callable(getattr(model, image_name, None)) and callable(getattr(model, text_name, None)):
             break
     else:
-        methods = sorted(n for n in dir(type(model)) if n.startswith(("encode", "get_")) and not n.startswith("__"))
+        own = set(dir(type(model))) - set(dir(nn.Module))
+        methods = sorted(n for n in own if n.startswith(("encode", "get_")))
         raise UnsupportedModelError(
             f"{type(model).__module__}.{type(model).__qualname__} has no registered adapter "
             f"(known: {', '.join(sorted(k.rsplit('.', 1)[-1] for k in MODEL_ADAPTERS))}) and no "

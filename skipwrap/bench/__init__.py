@@ -1,0 +1,1 @@
+"""Benchmarks: measured, never estimated. Each method runs in its own process."""

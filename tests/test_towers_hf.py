@@ -42,41 +42,49 @@ def _encoder(draw, **extra: Any) -> dict:
     )
 
 
+IMPLS = ["eager", "sdpa"]
+
+
+def _impl(draw, impl: str | None) -> str:
+    return draw(st.sampled_from(IMPLS)) if impl is None else impl
+
+
 def _build(model_cls, config_cls, seed: int, impl: str, **config: Any):
     torch.manual_seed(seed)
     return model_cls(config_cls(attn_implementation=impl, **config)).eval()
 
 
 @st.composite
-def clip_models(draw, legacy_eos: bool | None = None) -> CLIPModel:
+def clip_models(draw, legacy_eos: bool | None = None, impl: str | None = None) -> CLIPModel:
     legacy = draw(st.booleans()) if legacy_eos is None else legacy_eos
     eos = 2 if legacy else draw(st.integers(3, VOCAB - 1))
     size, patch = draw(st.sampled_from([(32, 8), (32, 16), (48, 8), (48, 16)]))
     text = _encoder(draw, vocab_size=VOCAB, max_position_embeddings=MAX_POS,
                     eos_token_id=eos, bos_token_id=1, pad_token_id=0)
     vision = _encoder(draw, image_size=size, patch_size=patch)
-    return _build(CLIPModel, CLIPConfig, draw(st.integers(0, 2**16)), draw(st.sampled_from(["eager", "sdpa"])),
+    return _build(CLIPModel, CLIPConfig, draw(st.integers(0, 2**16)), _impl(draw, impl),
                   text_config=text, vision_config=vision, projection_dim=draw(st.sampled_from([16, 24])))
 
 
 @st.composite
-def siglip_models(draw) -> SiglipModel:
+def siglip_models(draw, impl: str | None = None) -> SiglipModel:
     size, patch = draw(st.sampled_from([(32, 8), (32, 16), (48, 8), (48, 16)]))
     text = _encoder(draw, vocab_size=VOCAB, max_position_embeddings=MAX_POS,
                     eos_token_id=VOCAB - 1, bos_token_id=1, pad_token_id=0)
     text["projection_size"] = draw(st.sampled_from([16, 24]))
     vision = _encoder(draw, image_size=size, patch_size=patch)
-    return _build(SiglipModel, SiglipConfig, draw(st.integers(0, 2**16)), draw(st.sampled_from(["eager", "sdpa"])),
+    return _build(SiglipModel, SiglipConfig, draw(st.integers(0, 2**16)), _impl(draw, impl),
                   text_config=text, vision_config=vision)
 
 
 @st.composite
-def siglip2_models(draw) -> Siglip2Model:
+def siglip2_models(draw, impl: str | None = None) -> Siglip2Model:
     text = _encoder(draw, vocab_size=VOCAB, max_position_embeddings=MAX_POS,
                     eos_token_id=VOCAB - 1, bos_token_id=1, pad_token_id=0)
     text["projection_size"] = draw(st.sampled_from([16, 24]))
-    vision = _encoder(draw, num_patches=draw(st.sampled_from([16, 36])), patch_size=draw(st.sampled_from([4, 8])))
-    return _build(Siglip2Model, Siglip2Config, draw(st.integers(0, 2**16)), draw(st.sampled_from(["eager", "sdpa"])),
+    vision = _encoder(draw, num_patches=draw(st.sampled_from([16, 36])),
+                      patch_size=draw(st.sampled_from([4, 8])))
+    return _build(Siglip2Model, Siglip2Config, draw(st.integers(0, 2**16)), _impl(draw, impl),
                   text_config=text, vision_config=vision)
 
 
@@ -127,13 +135,16 @@ def test_image_tower_is_exact(model, batch):
     _assert_exact(enc.image, reference, pixels, None)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("legacy_eos", [False, True])
 @FAST
-@given(data=st.data(), model=clip_models(), use_mask=st.booleans())
-def test_clip_text_tower_is_exact(data, model, use_mask):
-    eos_id = model.config.text_config.eos_token_id
-    legacy = eos_id == 2
-    eos = VOCAB - 1 if legacy else eos_id  # legacy configs pool at the highest id in the row
-    ids, mask = data.draw(token_batches(eos, VOCAB - 2 if legacy else VOCAB - 1))
+@given(data=st.data(), use_mask=st.booleans())
+def test_clip_text_tower_is_exact(data, use_mask, legacy_eos, impl):
+    model = data.draw(clip_models(legacy_eos, impl))
+    assert (model.text_model.eos_token_id == 2) == legacy_eos
+    # Legacy configs (eos_token_id == 2) pool at the highest id of the row: make EOS the top id.
+    eos = VOCAB - 1 if legacy_eos else model.config.text_config.eos_token_id
+    ids, mask = data.draw(token_batches(eos, VOCAB - 2 if legacy_eos else VOCAB - 1))
     extra = {"attention_mask": mask} if use_mask else {}
     enc = resolve(model)
     with torch.no_grad():
@@ -146,9 +157,12 @@ def test_clip_text_tower_is_exact(data, model, use_mask):
     assert short_ctx.input_ids.shape[1] == last + 1
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("models", [siglip_models, siglip2_models])
 @FAST
-@given(data=st.data(), model=st.one_of(siglip_models(), siglip2_models()), use_mask=st.booleans())
-def test_siglip_text_tower_is_exact(data, model, use_mask):
+@given(data=st.data(), use_mask=st.booleans())
+def test_siglip_text_tower_is_exact(data, use_mask, models, impl):
+    model = data.draw(models(impl))
     ids, mask = data.draw(token_batches(VOCAB - 1, VOCAB - 1))
     extra = {"attention_mask": mask} if use_mask else {}
     enc = resolve(model)
@@ -171,9 +185,11 @@ def patch_batches(draw, model: Siglip2Model) -> dict:
     return dict(pixel_values=pixels, pixel_attention_mask=mask, spatial_shapes=torch.tensor(shapes))
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @FAST
-@given(data=st.data(), model=siglip2_models())
-def test_siglip2_image_tower_is_exact(data, model):
+@given(data=st.data())
+def test_siglip2_image_tower_is_exact(data, impl):
+    model = data.draw(siglip2_models(impl))
     inputs = data.draw(patch_batches(model))
     enc = resolve(model)
     pixels = inputs.pop("pixel_values")
@@ -205,7 +221,8 @@ def _inputs(model, family: str, modality: str) -> tuple[torch.Tensor, dict]:
         return ids, {"attention_mask": (torch.arange(6) <= torch.tensor([[2], [4]])).long()}
     if family == "siglip2":
         mask = torch.tensor([[1] * 12 + [0] * 4, [1] * 16])
-        return torch.randn(2, 16, 48), {"pixel_attention_mask": mask, "spatial_shapes": torch.tensor([[3, 4], [4, 4]])}
+        shapes = torch.tensor([[3, 4], [4, 4]])
+        return torch.randn(2, 16, 48), {"pixel_attention_mask": mask, "spatial_shapes": shapes}
     return _pixels(model, 2), {}
 
 
@@ -236,7 +253,7 @@ def _grads(params) -> set[int]:
     return {id(p) for p in params if p.grad is not None}
 
 
-@pytest.mark.parametrize("impl", ["eager", "sdpa"])
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("family", ["clip", "siglip", "siglip2"])
 def test_prefix_is_frozen_and_every_parameter_is_accounted_for(family, impl):
     model = _tiny(family, impl)

@@ -67,7 +67,8 @@ class CLIPVisionTower(Tower):
     def blocks(self) -> Sequence[nn.Module]:
         return self.root.encoder.layers
 
-    def embed(self, inputs: torch.Tensor, interpolate_pos_encoding: bool = False, **extra: Any):
+    def embed(self, inputs: torch.Tensor, interpolate_pos_encoding: bool = False,
+              **extra: Any) -> tuple[torch.Tensor, None]:
         v = self.root
         return v.pre_layrnorm(v.embeddings(inputs, interpolate_pos_encoding=interpolate_pos_encoding)), None
 
@@ -105,7 +106,8 @@ class SiglipVisionTower(Tower):
     def blocks(self) -> Sequence[nn.Module]:
         return self.root.encoder.layers
 
-    def embed(self, inputs: torch.Tensor, interpolate_pos_encoding: bool = False, **extra: Any):
+    def embed(self, inputs: torch.Tensor, interpolate_pos_encoding: bool = False,
+              **extra: Any) -> tuple[torch.Tensor, None]:
         return self.root.embeddings(inputs, interpolate_pos_encoding=interpolate_pos_encoding), None
 
     def context(self, inputs: Optional[torch.Tensor], **extra: Any) -> None:
@@ -148,7 +150,8 @@ class Siglip2VisionTower(Tower):
         return self.root.encoder.layers
 
     def embed(self, inputs: torch.Tensor, pixel_attention_mask: Optional[torch.Tensor] = None,
-              spatial_shapes: Optional[torch.Tensor] = None, **extra: Any):
+              spatial_shapes: Optional[torch.Tensor] = None,
+              **extra: Any) -> tuple[torch.Tensor, PatchContext]:
         if spatial_shapes is None:
             raise ValueError("Siglip2 image inputs need spatial_shapes (from the Siglip2 image processor)")
         hidden = self.root.embeddings(inputs, spatial_shapes)
@@ -207,10 +210,12 @@ class CLIPTextTower(Tower):
         )
         return TextContext(input_ids, attention_mask, mask)
 
-    def embed(self, inputs: torch.Tensor, attention_mask: Optional[torch.Tensor] = None):
+    def embed(self, inputs: torch.Tensor,
+              attention_mask: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, TextContext]:
         return self.root.embeddings(input_ids=inputs), self._context(inputs, attention_mask)
 
-    def context(self, inputs: Optional[torch.Tensor], attention_mask: Optional[torch.Tensor] = None) -> TextContext:
+    def context(self, inputs: Optional[torch.Tensor],
+                attention_mask: Optional[torch.Tensor] = None) -> TextContext:
         if inputs is None:
             raise ValueError("the CLIP text suffix needs the token ids of its rows (EOS pooling reads them)")
         return self._context(inputs, attention_mask)
@@ -226,7 +231,7 @@ class CLIPTextTower(Tower):
         return (ids == self.root.eos_token_id).int().argmax(dim=-1)
 
     def pool(self, hidden: torch.Tensor, ctx: TextContext) -> torch.Tensor:
-        x = hidden
+        x = self.root.final_layer_norm(hidden)
         rows = torch.arange(x.shape[0], device=x.device)
         return self.projection(x[rows, self._eos_index(ctx.input_ids.to(x.device))])
 
@@ -261,10 +266,12 @@ class SiglipTextTower(Tower):
     def blocks(self) -> Sequence[nn.Module]:
         return self.root.encoder.layers
 
-    def embed(self, inputs: torch.Tensor, attention_mask: Optional[torch.Tensor] = None):
+    def embed(self, inputs: torch.Tensor,
+              attention_mask: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, TextContext]:
         return self.root.embeddings(input_ids=inputs), self.context(inputs, attention_mask)
 
-    def context(self, inputs: Optional[torch.Tensor], attention_mask: Optional[torch.Tensor] = None) -> TextContext:
+    def context(self, inputs: Optional[torch.Tensor],
+                attention_mask: Optional[torch.Tensor] = None) -> TextContext:
         t = self.root
         mask = _bidirectional_mask(t.config, t.embeddings.position_embedding, attention_mask, inputs)
         return TextContext(inputs, attention_mask, mask)
@@ -294,6 +301,8 @@ def _encode_text(model: nn.Module):
 
 
 def _encode_image(model: nn.Module):
+    """Extras meant for another tower are ignored here, as the image towers ignore them."""
+
     def encode_image(pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False,
                      **extra: Any) -> torch.Tensor:
         return _pooler_output(model.get_image_features(
@@ -303,6 +312,8 @@ def _encode_image(model: nn.Module):
 
 
 def _encode_patches(model: nn.Module):
+    """Siglip2 takes patchified pixels with their padding mask and grid shapes."""
+
     def encode_image(pixel_values: torch.Tensor, pixel_attention_mask: Optional[torch.Tensor] = None,
                      spatial_shapes: Optional[torch.Tensor] = None, **extra: Any) -> torch.Tensor:
         return _pooler_output(model.get_image_features(

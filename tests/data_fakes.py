@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 from PIL import Image
@@ -15,9 +16,9 @@ def write_png(path: Path, shade: int = 128, size: tuple[int, int] = (12, 10)) ->
 
 
 def write_corrupt(path: Path) -> Path:
-    """Random-looking bytes under an image suffix: opens as no image format."""
+    """Seeded random bytes under an image suffix: no image format recognises them."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bytes((i * 37 + 11) % 256 for i in range(512)))
+    path.write_bytes(random.Random(0).randbytes(512))
     return path
 
 

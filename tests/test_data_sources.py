@@ -135,6 +135,12 @@ def test_csv_mixed_label_kinds(tmp_path):
         csv_source(path)
 
 
+def test_csv_blank_cells(tmp_path):
+    write_png(tmp_path / "a.png")
+    with pytest.raises(ValueError, match="empty path or label.*3"):
+        csv_source(_csv(tmp_path / "l.csv", "path,label\na.png,cat\na.png,\n"))
+
+
 def test_csv_bad_split_and_missing_file(tmp_path):
     write_png(tmp_path / "a.png")
     with pytest.raises(ValueError, match="split must be one of"):

@@ -38,6 +38,9 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
         rows = [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
     if not rows:
         raise ValueError(f"{path}: no rows after the header")
+    blank = [line for line, row in enumerate(rows, start=2) if not (row["path"] and row["label"])]
+    if blank:
+        raise ValueError(f"{path}: {len(blank)} row(s) with an empty path or label, e.g. line(s) {blank[:SHOWN]}")
     return rows
 
 

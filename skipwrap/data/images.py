@@ -25,6 +25,12 @@ Item = tuple[torch.Tensor, int, int]
 READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
+def _read_rgb(path: str) -> Image.Image:
+    """The image at ``path``, fully decoded (so truncation shows here) and in RGB."""
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
 class ImageDataset(Dataset):
     """``(transform(rgb_image), label, index)`` per sample, or ``None`` for a broken image."""
 
@@ -36,16 +42,12 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _load(self, path: str) -> Image.Image:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-
     def __getitem__(self, index: int) -> Optional[Item]:
         sample = self.samples[index]
         if sample.path in self.failures:
             return None
         try:
-            image = self._load(sample.path)
+            image = _read_rgb(sample.path)
         except READ_ERRORS as error:
             reason = f"{type(error).__name__}: {error}"
             self.failures[sample.path] = reason

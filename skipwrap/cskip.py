@@ -155,9 +155,17 @@ class CSkipHead(nn.Module):
         return Selection(classes, torch.searchsorted(classes, labels))
 
     # -- loss ----------------------------------------------------------------------------
-    def logits(self, image_features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scaled cosine logits over the kept classes and the re-indexed labels."""
-        selection = self.select(image_features, labels)
+    def logits(self, image_features: torch.Tensor, labels: torch.Tensor,
+               classes: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scaled cosine logits over the kept classes and the re-indexed labels.
+
+        ``classes`` (sorted ids holding every label) skips the selection: distributed training
+        selects once from the whole global batch and every rank scores its rows against it.
+        """
+        if classes is None:
+            selection = self.select(image_features, labels)
+        else:
+            selection = Selection(classes, torch.searchsorted(classes, labels))
         self.last_selection = selection
         kept = selection.classes.to(self.text_prefix.device)
         extra = {} if self.attention_mask is None else {"attention_mask": self.attention_mask[kept]}

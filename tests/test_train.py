@@ -161,3 +161,15 @@ def test_two_gloo_processes_agree_with_one(setup, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)
     assert not torch.equal(a["visual.proj"], load_file(Path(spec.split(":", 2)[2]) /
                                                       "open_clip_model.safetensors")["visual.proj"])
+
+
+def test_transformers_model_from_a_local_folder_trains(setup, tmp_path, capsys):
+    pytest.importorskip("transformers")
+    from train_fixtures import tiny_hf_clip_dir
+
+    _, data = setup
+    spec = tiny_hf_clip_dir(tmp_path / "hf")
+    code, stdout, err = run_cli(["train", "--model", spec, "--data", str(data), "--out", str(tmp_path / "out"),
+                                 *FAST, "--epochs", "2"], capsys)
+    assert code == 0, err
+    assert {"base", "new", "hm"} <= set(json.loads(stdout.strip().splitlines()[-1]))

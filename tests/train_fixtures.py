@@ -45,3 +45,31 @@ def digits_splits(root: Path, classes: int = 4, train_per_class: int = 6, test_p
                 pixels = (image * (255 / 16)).astype(np.uint8)
                 Image.fromarray(pixels).resize((32, 32)).convert("RGB").save(folder / f"{i}.png")
     return root
+
+
+def tiny_hf_clip_dir(root: Path, seed: int = 0) -> str:
+    """A tiny transformers CLIPModel saved with a word-level tokenizer and an image processor,
+    loaded back by ``from_pretrained`` from the folder (offline)."""
+    import transformers
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    words = ["<pad>", "<s>", "<unk>", "a", "photo", "of", "the", ".", "zero", "one", "two", "three",
+             "four", "five", "six", "seven", "eight", "nine", "</s>"]  # EOS last, as in CLIP's vocabulary
+    vocab = {w: i for i, w in enumerate(words)}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", len(words) - 1)])
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<s>",
+                                                    eos_token="</s>", unk_token="<unk>")
+    torch.manual_seed(seed)
+    config = transformers.CLIPConfig(
+        text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                         vocab_size=len(words), max_position_embeddings=12, eos_token_id=len(words) - 1,
+                         bos_token_id=1, pad_token_id=0),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=32, patch_size=8),
+        projection_dim=16)
+    transformers.CLIPModel(config).save_pretrained(root)
+    tokenizer.save_pretrained(root)
+    transformers.CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(root)
+    return f"hf:{root}"

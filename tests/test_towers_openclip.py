@@ -127,3 +127,17 @@ def test_prefix_and_suffix_parameters_cover_each_tower():
             assert not prefix & reached
             root_params = {id(p) for p in tower.root.parameters()}
             assert root_params <= prefix | reached
+
+
+def test_suffix_never_runs_the_stem():
+    for model in (tm.open_clip_clip(), tm.open_clip_custom_text(timm_vision=True)):
+        enc = resolve(model)
+        for tower, inputs in ((enc.image, tm.images(2, 32)), (enc.text, tm.tokens(2, 12))):
+            with torch.no_grad():
+                hidden = tower.run_prefix(inputs, 1)
+            calls = []
+            handles = [m.register_forward_hook(lambda *a: calls.append(1)) for m in tower.stem_modules()]
+            tower.run_suffix(hidden, 1, inputs if tower.modality == "text" else None)
+            for h in handles:
+                h.remove()
+            assert calls == [], type(tower).__name__

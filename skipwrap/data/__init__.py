@@ -6,7 +6,8 @@ CoOp-format datasets) and ``digits_folder`` (real images offline). ``few_shot`` 
 ``split_classes`` / ``subsample_benchmark`` select the samples of the evaluation protocols;
 ``ImageDataset``, ``collate_skip_broken`` and the transforms turn them into batches.
 """
-from .benchmarks import ALIASES, BENCHMARKS, CANONICAL, COOP_TEMPLATES, SKIPT_TEMPLATES, load_benchmark
+from .benchmarks import (ALIASES, BENCHMARKS, CANONICAL, COOP_TEMPLATES, SKIPT_TEMPLATES, canonical_name,
+                         load_benchmark)
 from .csv_source import csv_source
 from .digits import digits_folder
 from .errors import MissingPathError
@@ -33,6 +34,7 @@ __all__ = [
     "MissingPathError",
     "Sample",
     "collate_skip_broken",
+    "canonical_name",
     "csv_source",
     "digits_folder",
     "eval_transform",

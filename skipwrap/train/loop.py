@@ -26,8 +26,8 @@ from tqdm.auto import tqdm
 from .. import io, skip_wrap
 from ..cache import FeatureStore, batch_indices
 from ..cskip import CSkipHead
-from ..data import (Benchmark, ImageDataset, collate_skip_broken, csv_source, eval_transform, few_shot,
-                    image_folder, load_benchmark, subsample_benchmark, train_transform)
+from ..data import (Benchmark, ImageDataset, canonical_name, collate_skip_broken, csv_source, eval_transform,
+                    few_shot, image_folder, load_benchmark, subsample_benchmark, train_transform)
 from ..models import load_model
 from ..wrap import SkipWrapped
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
@@ -165,7 +165,6 @@ class _Run:
             if self.store is None:
                 self._allocate(hidden.shape[1:])
             self.store.write(local + offset, hidden)
-        self.broken = set(dataset.failures)
         self.cached_views.add(view)
         return time.perf_counter() - start
 
@@ -248,9 +247,10 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
     config = config.checked()
     if config.precision == "fp16" and not torch.cuda.is_available():
         raise ValueError("precision fp16 needs a CUDA device (use bf16 on CPU)")
-    if config.dataset in SHORT_SCHEDULE and config.preset is not None:
-        config = config.replace(epochs=max(1, config.epochs // 4), warmup_epochs=min(config.warmup_epochs,
-                                                                                    max(0, config.epochs // 4 - 1)))
+    if config.dataset and canonical_name(config.dataset) in SHORT_SCHEDULE and config.preset is not None:
+        # ImageNet, SUN397 and Food101 train for a quarter of the epochs, as the reference does
+        epochs = max(1, config.epochs // 4)
+        config = config.replace(epochs=epochs, warmup_epochs=min(config.warmup_epochs, epochs))
     out = Path(config.out)
     checkpoint = out / CHECKPOINT
     saved_config = out / "config.json"
@@ -262,7 +262,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
             raise ValueError(f"cannot resume {out} with a different configuration ({', '.join(changed)})")
     elif checkpoint.exists():
         raise ValueError(f"{out} already holds a run: pass resume (--resume) or choose another out")
-    world = init_world("cuda" if torch.cuda.is_available() and not config.device else (config.device or "cpu"))
+    device_type = torch.device(config.device).type if config.device else (
+        "cuda" if torch.cuda.is_available() else "cpu")
+    world = init_world(device_type)
     try:
         torch.manual_seed(config.seed)
         device = _device(config, world)

@@ -66,6 +66,12 @@ def _key(name: str) -> str:
 
 
 _BY_KEY: dict[str, Reader] = {_key(name): reader for name, reader in BENCHMARKS.items()}
+_NAME_BY_KEY: dict[str, str] = {**{_key(n): n for n in CANONICAL}, **{_key(a): n for a, n in ALIASES.items()}}
+
+
+def canonical_name(name: str) -> Optional[str]:
+    """The canonical name of a benchmark given any accepted spelling, or ``None``."""
+    return _NAME_BY_KEY.get(_key(name))
 
 
 def load_benchmark(name: str, root: PathLike, template: Optional[str] = None) -> Benchmark:

@@ -90,8 +90,11 @@ class CSkipHead(nn.Module):
 
     @property
     def num_top(self) -> int:
-        """Ranks always kept: ``min(ceil(class_ratio * C), max_classes, C)``."""
+        """Ranks always kept: ``min(ceil(class_ratio * C), max_classes, C)``; every class when
+        ``class_ratio == 1`` (no class skipping at all, as in the reference)."""
         c = self.num_classes
+        if self.class_ratio >= 1.0:
+            return c
         return min(math.ceil(self.class_ratio * c), self.max_classes, c)
 
     @torch.no_grad()

@@ -56,7 +56,7 @@ def test_selection_keeps_labels_and_respects_bounds(num_classes, batch, ratio, m
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, num_classes, (batch,), generator=g)
     features = torch.randn(batch, 24, generator=g)
-    top = min(math.ceil(ratio * num_classes), max_classes, num_classes)
+    top = num_classes if ratio == 1.0 else min(math.ceil(ratio * num_classes), max_classes, num_classes)
     assert head.num_top == top
     selection = head.select(features, labels)
     kept = selection.classes
@@ -71,6 +71,14 @@ def test_selection_keeps_labels_and_respects_bounds(num_classes, batch, ratio, m
     scores = (F.normalize(features, dim=-1) @ head.prototypes.T).amax(0)
     scores[labels] = math.inf
     assert set(scores.argsort(descending=True)[:top].tolist()) <= set(kept.tolist())
+
+
+def test_ratio_one_runs_every_class_whatever_the_cap():
+    wrapped, head = skipwrap.skip_wrap(tm.open_clip_clip(layers=2, text_layers=2, context_length=8),
+                                       skip_layers=0, class_ratio=1.0, max_classes=5)
+    head.set_classes(tm.tokens(30, 8))
+    assert head.num_top == 30
+    assert torch.equal(head.select(torch.randn(2, 24), torch.tensor([0, 1])).classes, torch.arange(30))
 
 
 def test_tail_keep_probabilities_decay_from_one_to_zero():

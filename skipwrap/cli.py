@@ -1,4 +1,4 @@
-"""The ``skipwrap`` command: ``train``, ``eval`` and ``export``.
+"""The ``skipwrap`` command: ``demo``, ``train``, ``eval`` and ``export``.
 
 ``train`` options mirror :class:`skipwrap.train.TrainConfig` one to one (``--lr-text`` is
 ``lr_text``); unset options take the preset's value, then the paper's default.
@@ -115,8 +115,19 @@ def _load(args: argparse.Namespace):
     return loaded
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo.run import main as demo
+
+    return demo(args.demo_args)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
+
+    if args.model is None and args.data is None and args.dataset is None:
+        print("skipwrap train: no --model or --data given: running the offline demo (skipwrap demo)",
+              file=sys.stderr)
+        return cmd_demo(argparse.Namespace(demo_args=[]))
 
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "resume", "quiet", "preset")}
     config = TrainConfig.with_preset(args.preset, **overrides)
@@ -160,12 +171,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "export": cmd_export}
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "eval": cmd_eval, "export": cmd_export}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skipwrap", description="Skip Tuning for CLIP-like dual encoders.")
     sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", add_help=False, help="the offline main job: zero-shot vs FT vs Skip Tuning "
+                                                       "on the shipped small CLIP (skipwrap demo --help)")
+    demo.add_argument("demo_args", nargs=argparse.REMAINDER)
     _add_train(sub)
     _add_eval(sub)
     _add_export(sub)
@@ -173,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:  # the demo parses its own options (and --help)
+        return cmd_demo(argparse.Namespace(demo_args=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -46,7 +46,7 @@ def fingerprint(model: nn.Module) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _atomic_save(tensors: dict[str, torch.Tensor], path: PathLike, metadata: dict[str, str]) -> None:
+def atomic_save_file(tensors: dict[str, torch.Tensor], path: PathLike, metadata: dict[str, str]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -81,7 +81,7 @@ def save_tuned(model: Union[SkipWrapped, nn.Module], path: PathLike, *, merged: 
         "fingerprint": fingerprint(net),
         "shapes": json.dumps(_shapes(net)),
     }
-    _atomic_save(tensors, path, metadata)
+    atomic_save_file(tensors, path, metadata)
     return Path(path)
 
 

@@ -1,6 +1,7 @@
 """Load a model by spec, with its tokenizer and image preprocessing.
 
-Specs name a loader and a model: ``open_clip:ViT-B-16`` (``pretrained`` is an open_clip tag
+Specs name a loader and a model: ``demo:tiny_clip`` (the small CLIP shipped with the
+package, for the offline demo), ``open_clip:ViT-B-16`` (``pretrained`` is an open_clip tag
 such as ``openai`` or a checkpoint file; without it the model starts from random weights
 and open_clip warns) or ``hf:openai/clip-vit-base-patch16`` (a hub name or a local directory:
 transformers' ``from_pretrained`` works offline from a directory). Weights load through
@@ -77,7 +78,20 @@ def _hf(name: str, pretrained: Optional[str]) -> LoadedModel:
                        f"hf:{name}", None)
 
 
-LOADERS: dict[str, Callable[[str, Optional[str]], LoadedModel]] = {"open_clip": _open_clip, "hf": _hf}
+def _demo(name: str, pretrained: Optional[str]) -> LoadedModel:
+    """The small CLIP shipped with skipwrap (open_clip architecture, word-level tokenizer)."""
+    from .demo.assets import MODEL_FOLDER, load_demo_model
+
+    if name != MODEL_FOLDER:
+        raise ValueError(f"the demo loader has one model, demo:{MODEL_FOLDER}; got demo:{name}")
+    model, tokenizer = load_demo_model()
+    cfg = model.visual.preprocess_cfg
+    return LoadedModel(model, lambda texts: {"input_ids": tokenizer(list(texts))}, model.visual.image_size
+                       if isinstance(model.visual.image_size, int) else model.visual.image_size[0],
+                       tuple(cfg["mean"]), tuple(cfg["std"]), f"demo:{name}", None)
+
+
+LOADERS: dict[str, Callable[[str, Optional[str]], LoadedModel]] = {"open_clip": _open_clip, "hf": _hf, "demo": _demo}
 
 
 def load_model(spec: str, pretrained: Optional[str] = None) -> LoadedModel:

@@ -73,6 +73,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
             kind = float
         p.add_argument(flag, type=kind, choices=choices.get(f.name), default=None,
                        help=f"{HELP[f.name]} (default: {default})")
+    p.add_argument("--method", default="skip", choices=TRAIN_METHODS,
+                   help="skip: Skip Tuning; ft: full fine-tuning (skip_layers=0, class_ratio=1.0, same code path); "
+                        "coop, lora, linear-probe, zeroshot: baselines with their published hyper-parameters "
+                        "(--batch-size, --lr, --weight-decay, --momentum, --warmup-epochs, --warmup-lr override "
+                        "them) (default: skip)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate of a baseline method")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -121,6 +127,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo(args.demo_args)
 
 
+TRAIN_METHODS = ("skip", "ft", "coop", "lora", "linear-probe", "zeroshot")
+# options a baseline takes from the command line, as overrides of its published defaults
+BASELINE_OVERRIDES = ("batch_size", "lr", "weight_decay", "momentum", "warmup_epochs", "warmup_lr")
+NOT_CONFIG = ("command", "resume", "quiet", "preset", "method", "lr")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
 
@@ -129,9 +141,19 @@ def cmd_train(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return cmd_demo(argparse.Namespace(demo_args=[]))
 
-    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "resume", "quiet", "preset")}
-    config = TrainConfig.with_preset(args.preset, **overrides)
-    result = train(config, resume=args.resume, progress=not args.quiet)
+    given = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
+    if args.method == "ft":
+        given.update(skip_layers=0, class_ratio=1.0)
+    config = TrainConfig.with_preset(args.preset, **given)
+    if args.method in ("skip", "ft"):
+        result = train(config, resume=args.resume, progress=not args.quiet)
+    else:
+        from .baselines import train_baseline
+
+        if args.resume:
+            raise ValueError(f"--resume is not supported for the {args.method} baseline")
+        overrides = {k: vars(args)[k] for k in BASELINE_OVERRIDES if vars(args)[k] is not None}
+        result = train_baseline(config, args.method, overrides=overrides, progress=not args.quiet)
     print(json.dumps({"out": str(result.out), **result.metrics}))
     return 0
 

@@ -173,3 +173,20 @@ def test_transformers_model_from_a_local_folder_trains(setup, tmp_path, capsys):
                                  *FAST, "--epochs", "2"], capsys)
     assert code == 0, err
     assert {"base", "new", "hm"} <= set(json.loads(stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("method", ["ft", "coop", "zeroshot"])
+def test_methods_train_through_the_same_cli(setup, tmp_path, capsys, method):
+    spec, data = setup
+    out = tmp_path / method
+    training = [] if method == "zeroshot" else ["--batch-size", "4", "--skip-layers", "1"]
+    code, stdout, err = run_cli(["train", "--method", method, "--model", spec, "--data", str(data),
+                                 "--out", str(out), "--shots", "4", "--epochs", "1", "--workers", "0",
+                                 "--quiet", *training], capsys)
+    assert code == 0, err
+    assert {"base", "new", "hm"} <= set(json.loads(stdout.strip().splitlines()[-1]))
+    if method == "ft":
+        saved = json.loads((out / "config.json").read_text())
+        assert saved["skip_layers"] == 0 and saved["class_ratio"] == 1.0
+    else:
+        assert json.loads((out / "config.json").read_text())["method"] == method

@@ -202,16 +202,36 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", add_help=False, help="the offline main job: zero-shot vs FT vs Skip Tuning "
                                                        "on the shipped small CLIP (skipwrap demo --help)")
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
+    bench = sub.add_parser("bench", add_help=False, help="benchmarks: efficiency (step / epoch time, peak memory "
+                                                         "of every method), base2new (Base/New/HM), cache")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     _add_train(sub)
     _add_eval(sub)
     _add_export(sub)
     return parser
 
 
+BENCHMARKS = {"efficiency": "skipwrap.bench.efficiency", "base2new": "skipwrap.bench.base2new",
+              "cache": "skipwrap.bench.cache_cost"}
+
+
+def cmd_bench(argv: list[str]) -> int:
+    """``skipwrap bench NAME ...``: each benchmark module parses its own options."""
+    import importlib
+
+    if not argv or argv[0] not in BENCHMARKS:
+        print(f"usage: skipwrap bench {{{','.join(BENCHMARKS)}}} [options]  (--help after a name for its options)",
+              file=sys.stderr)
+        return 2
+    return importlib.import_module(BENCHMARKS[argv[0]]).main(argv[1:]) or 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["demo"]:  # the demo parses its own options (and --help)
+    if argv[:1] == ["demo"]:  # the demo and the benchmarks parse their own options (and --help)
         return cmd_demo(argparse.Namespace(demo_args=argv[1:]))
+    if argv[:1] == ["bench"]:
+        return cmd_bench(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -95,7 +95,7 @@ def _spawn(kind: str, setting: str, argv: list[str]) -> dict:
     return json.loads(lines[-1])
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="kind", required=True)
     epochs = sub.add_parser("epochs", help="epoch time with caching per cache_views setting")
@@ -116,7 +116,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps((child_epochs if args.kind == "epochs" else child_memory)(args)))
-        return
+        return 0
     passthrough = [a for a in (argv if argv is not None else sys.argv[1:])[1:] if a != "--out"]
     if args.out:
         passthrough = [a for a in passthrough if a != str(args.out)]
@@ -146,7 +146,8 @@ def main(argv=None) -> None:
     if args.out:
         with args.out.open("a") as f:
             f.write(text + "\n\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -323,40 +323,25 @@ def _encode_patches(model: nn.Module):
     return encode_image
 
 
+def _dual_encoder(model: nn.Module, image: Tower, text: Tower, encode_image, family: str) -> DualEncoder:
+    return DualEncoder(image=image, text=text, logit_scale=model.logit_scale,
+                       logit_bias=getattr(model, "logit_bias", None), encode_image=encode_image,
+                       encode_text=_encode_text(model), family=family)
+
+
 @register_model(_CLIP)
 def hf_clip(model: nn.Module) -> DualEncoder:
-    return DualEncoder(
-        image=CLIPVisionTower(model),
-        text=CLIPTextTower(model),
-        logit_scale=model.logit_scale,
-        logit_bias=None,
-        encode_image=_encode_image(model),
-        encode_text=_encode_text(model),
-        family="transformers.CLIPModel",
-    )
+    return _dual_encoder(model, CLIPVisionTower(model), CLIPTextTower(model), _encode_image(model),
+                         "transformers.CLIPModel")
 
 
 @register_model(_SIGLIP)
 def hf_siglip(model: nn.Module) -> DualEncoder:
-    return DualEncoder(
-        image=SiglipVisionTower(model),
-        text=SiglipTextTower(model),
-        logit_scale=model.logit_scale,
-        logit_bias=model.logit_bias,
-        encode_image=_encode_image(model),
-        encode_text=_encode_text(model),
-        family="transformers.SiglipModel",
-    )
+    return _dual_encoder(model, SiglipVisionTower(model), SiglipTextTower(model), _encode_image(model),
+                         "transformers.SiglipModel")
 
 
 @register_model(_SIGLIP2)
 def hf_siglip2(model: nn.Module) -> DualEncoder:
-    return DualEncoder(
-        image=Siglip2VisionTower(model),
-        text=SiglipTextTower(model),
-        logit_scale=model.logit_scale,
-        logit_bias=model.logit_bias,
-        encode_image=_encode_patches(model),
-        encode_text=_encode_text(model),
-        family="transformers.Siglip2Model",
-    )
+    return _dual_encoder(model, Siglip2VisionTower(model), SiglipTextTower(model), _encode_patches(model),
+                         "transformers.Siglip2Model")

@@ -19,7 +19,8 @@ Methods: ``ft`` (the model's own encoders on raw pixels and every prompt, every 
 trainable), ``skip`` (skip_wrap(k, r) on cached prefix states), ``coop`` (16 context vectors,
 both towers frozen, gradients through the whole text tower), ``lora`` (CLIP-LoRA rank 2 on
 q/k/v of both towers, via peft), and two skipwrap levers: ``skip-full-text`` (no exact
-shortening of the text suffix) and ``k0-r1`` (skip_wrap(0, 1.0): FT through skipwrap's path).
+shortening of the text suffix), ``skip-bf16-cache`` (prefix states cached in bfloat16) and
+``k0-r1`` (skip_wrap(0, 1.0): FT through skipwrap's path).
 """
 from __future__ import annotations
 
@@ -37,8 +38,7 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 
-METHODS = ("ft", "skip", "coop", "lora", "skip-full-text", "k0-r1")
-CACHING = {"skip", "skip-full-text", "k0-r1"}
+METHODS = ("ft", "skip", "coop", "lora", "skip-full-text", "skip-bf16-cache", "k0-r1")
 ADJECTIVES = ("red", "small", "golden", "spotted", "wild", "giant", "striped", "northern", "common",
               "black", "white", "painted", "great", "little", "royal", "desert", "mountain", "river")
 NOUNS = ("fox", "retriever", "sparrow", "tulip", "airliner", "sedan", "owl", "terrier", "lily", "beetle",
@@ -82,7 +82,8 @@ def _skipwrap(loaded, ids, args, method: str) -> Setup:
     from .. import skip_wrap
 
     k, r = (0, 1.0) if method == "k0-r1" else (args.skip, args.ratio)
-    wrapped, head = skip_wrap(loaded.model, skip_layers=k, class_ratio=r, shorten_text=method != "skip-full-text")
+    wrapped, head = skip_wrap(loaded.model, skip_layers=k, class_ratio=r, shorten_text=method != "skip-full-text",
+                              cache_dtype=torch.bfloat16 if method == "skip-bf16-cache" else None)
     head.set_classes(ids)
     return Setup(step=lambda hidden, labels: head(wrapped.encode_image_suffix(hidden), labels),
                  params=[p for p in loaded.model.parameters() if p.requires_grad],
@@ -110,8 +111,9 @@ def _baseline(loaded, ids, args, method: str) -> Setup:
     return Setup(step=runner.loss, params=runner.trainable_parameters(), kept=lambda: args.classes[0])
 
 
-BUILDERS: dict[str, Callable] = {"ft": _ft, "skip": _skipwrap, "skip-full-text": _skipwrap, "k0-r1": _skipwrap,
-                                 "coop": _baseline, "lora": _baseline}
+BUILDERS: dict[str, Callable] = {"ft": _ft, "skip": _skipwrap, "skip-full-text": _skipwrap,
+                                 "skip-bf16-cache": _skipwrap, "k0-r1": _skipwrap, "coop": _baseline,
+                                 "lora": _baseline}
 
 
 def _child(args: argparse.Namespace) -> Result:

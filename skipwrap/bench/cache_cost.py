@@ -51,7 +51,7 @@ def child_epochs(args: argparse.Namespace) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         data = _write_folder(Path(tmp) / "data", args.classes, args.shots, args.image_size)
-        config = TrainConfig(model=f"open_clip:{args.model}", data=str(data), shots=args.shots, epochs=args.epochs,
+        config = TrainConfig(model=args.model if ":" in args.model else f"open_clip:{args.model}", data=str(data), shots=args.shots, epochs=args.epochs,
                              cache_views=args.setting, workers=0, out=str(Path(tmp) / "out"), seed=1)
         start = time.perf_counter()
         result = train(config, progress=False)

@@ -126,7 +126,7 @@ def _child(args: argparse.Namespace) -> Result:
         limit_address_space(args.memory_limit_gib)
     torch.manual_seed(0)
     result = Result(args.method, classes)
-    loaded = load_model(f"open_clip:{args.model}")
+    loaded = load_model(args.model if ":" in args.model else f"open_clip:{args.model}")
     loaded.model.to(device).train()
     ids = loaded.tokenize([f"a photo of a {c}." for c in class_names(classes)])["input_ids"].to(device)
     g = torch.Generator().manual_seed(0)
@@ -241,7 +241,8 @@ def chart(results: list[Result], path: Path) -> None:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="skipwrap bench efficiency", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="ViT-B-16", help="open_clip model name (random weights)")
+    p.add_argument("--model", default="ViT-B-16",
+                   help="open_clip model name (random weights) or any skipwrap model spec (LOADER:NAME)")
     p.add_argument("--classes", type=int, nargs="+", default=None,
                    help="class counts (default: 100 300 on CPU, 100 300 1000 on a GPU)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)

@@ -37,7 +37,7 @@ HELP = {
     "precision": "fp32, bf16 (autocast) or fp16 (autocast + grad scaler, CUDA only)",
     "grad_clip": "clip the gradient norm to this value",
     "cache_views": "'epoch': fresh augmentation each epoch (reference); V: V augmented views cached once; "
-                   "'none': one un-augmented pass",
+                   "'none': one un-augmented pass (baselines: no augmentation)",
     "cache": "where cached prefix states live: ram, disk (memory-mapped) or auto (by --ram-budget-gib)",
     "cache_dtype": "precision of cached prefix states",
     "ram_budget_gib": "largest cache kept in RAM with --cache auto",

@@ -134,7 +134,8 @@ def train_baseline(config: TrainConfig, method: str, *, overrides: Optional[Mapp
     metrics_path.write_text("")
     result = RunResult(out)
     if hyper is not None:
-        transform = (train_transform if runner.augment else eval_transform)(loaded.image_size, loaded.mean, loaded.std)
+        augment = runner.augment and config.cache_views != "none"  # 'none': no augmentation, as for Skip Tuning
+        transform = (train_transform if augment else eval_transform)(loaded.image_size, loaded.mean, loaded.std)
         result.epochs = _fit(runner, hyper, samples, transform, config, device, metrics_path, progress)
     tensors = {k: v.detach().cpu().contiguous() for k, v in runner.state_dict_to_save().items()}
     atomic_save_file(tensors, weights, {"format": FORMAT, "method": method, "model": config.model})

@@ -79,6 +79,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "(--batch-size, --lr, --weight-decay, --momentum, --warmup-epochs, --warmup-lr override "
                         "them) (default: skip)")
     p.add_argument("--lr", type=float, default=None, help="learning rate of a baseline method")
+    p.add_argument("--n-ctx", type=int, default=None, help="coop: number of learned context vectors (default 16)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -129,8 +130,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 TRAIN_METHODS = ("skip", "ft", "coop", "lora", "linear-probe", "zeroshot")
 # options a baseline takes from the command line, as overrides of its published defaults
-BASELINE_OVERRIDES = ("batch_size", "lr", "weight_decay", "momentum", "warmup_epochs", "warmup_lr")
-NOT_CONFIG = ("command", "resume", "quiet", "preset", "method", "lr")
+BASELINE_OVERRIDES = ("batch_size", "lr", "weight_decay", "momentum", "warmup_epochs", "warmup_lr", "n_ctx")
+NOT_CONFIG = ("command", "resume", "quiet", "preset", "method", "lr", "n_ctx")
 
 
 def cmd_train(args: argparse.Namespace) -> int:

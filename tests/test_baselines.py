@@ -180,11 +180,12 @@ def test_coop_places_its_context_whatever_the_class_names(specs):
 
 
 def test_coop_refuses_a_context_that_does_not_fit_and_towers_without_a_token_embedding(specs):
-    with pytest.raises(ValueError, match="16 context tokens do not fit the text context of 16 tokens"):
-        built("coop", specs["open_clip"])
+    too_many, _ = build_method("coop", {"n_ctx": 32})
+    with pytest.raises(ValueError, match="32 context tokens do not fit the text context of 32 tokens"):
+        too_many.setup(load_model(specs["open_clip"]), Benchmark("x", classnames=["zero"]), CPU)
     coop, _ = build_method("coop", {"n_ctx": 4})
-    long_name = Benchmark("x", classnames=["zero", "very " * 10 + "long"])
-    with pytest.raises(ValueError, match="context of 16 tokens for 'very very"):
+    long_name = Benchmark("x", classnames=["zero", "very " * 30 + "long"])
+    with pytest.raises(ValueError, match="context of 32 tokens for 'very very"):
         coop.setup(load_model(specs["open_clip"]), long_name, CPU)
 
     class Bare(Tower):

@@ -52,8 +52,16 @@ def _bidirectional_mask(config: Any, embedding: nn.Embedding, padding_mask: Opti
         config=config, inputs_embeds=_stand_in(embedding, sized_by.shape), attention_mask=padding_mask)
 
 
+class _EncoderTower(Tower):
+    """Every transformers tower here runs its blocks as ``root.encoder.layers``."""
+
+    @property
+    def blocks(self) -> Sequence[nn.Module]:
+        return self.root.encoder.layers
+
+
 # ----------------------------------------------------------------------------- image towers
-class CLIPVisionTower(Tower):
+class CLIPVisionTower(_EncoderTower):
     """``CLIPModel.vision_model``: ``embeddings`` -> ``pre_layrnorm`` -> ``encoder.layers`` ->
     class token -> ``post_layernorm`` -> the model's ``visual_projection``."""
 
@@ -62,10 +70,6 @@ class CLIPVisionTower(Tower):
     def __init__(self, model: nn.Module):
         self.root = model.vision_model
         self.projection = model.visual_projection
-
-    @property
-    def blocks(self) -> Sequence[nn.Module]:
-        return self.root.encoder.layers
 
     def embed(self, inputs: torch.Tensor, interpolate_pos_encoding: bool = False,
               **extra: Any) -> tuple[torch.Tensor, None]:
@@ -93,7 +97,7 @@ def _vision_with_head(model: nn.Module) -> nn.Module:
     return vision
 
 
-class SiglipVisionTower(Tower):
+class SiglipVisionTower(_EncoderTower):
     """``SiglipModel.vision_model``: ``embeddings`` -> ``encoder.layers`` (no mask) ->
     ``post_layernorm`` -> ``head`` (multihead attention pooling; it is the projection too)."""
 
@@ -101,10 +105,6 @@ class SiglipVisionTower(Tower):
 
     def __init__(self, model: nn.Module):
         self.root = _vision_with_head(model)
-
-    @property
-    def blocks(self) -> Sequence[nn.Module]:
-        return self.root.encoder.layers
 
     def embed(self, inputs: torch.Tensor, interpolate_pos_encoding: bool = False,
               **extra: Any) -> tuple[torch.Tensor, None]:
@@ -132,7 +132,7 @@ class PatchContext:
     mask: Any
 
 
-class Siglip2VisionTower(Tower):
+class Siglip2VisionTower(_EncoderTower):
     """``Siglip2Model.vision_model``: pre-patchified pixels ``(batch, patches, C*p*p)``.
 
     The stem needs ``spatial_shapes`` (to resize the position embeddings); the blocks and the
@@ -144,10 +144,6 @@ class Siglip2VisionTower(Tower):
 
     def __init__(self, model: nn.Module):
         self.root = _vision_with_head(model)
-
-    @property
-    def blocks(self) -> Sequence[nn.Module]:
-        return self.root.encoder.layers
 
     def embed(self, inputs: torch.Tensor, pixel_attention_mask: Optional[torch.Tensor] = None,
               spatial_shapes: Optional[torch.Tensor] = None,
@@ -184,7 +180,7 @@ class TextContext:
     mask: Any
 
 
-class CLIPTextTower(Tower):
+class CLIPTextTower(_EncoderTower):
     """``CLIPModel.text_model``: ``embeddings`` -> ``encoder.layers`` under the causal (+ padding)
     mask of ``create_causal_mask`` and ``is_causal=True`` -> ``final_layer_norm`` -> EOS token ->
     the model's ``text_projection``."""
@@ -194,10 +190,6 @@ class CLIPTextTower(Tower):
     def __init__(self, model: nn.Module):
         self.root = model.text_model
         self.projection = model.text_projection
-
-    @property
-    def blocks(self) -> Sequence[nn.Module]:
-        return self.root.encoder.layers
 
     def _context(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor]) -> TextContext:
         from transformers.masking_utils import create_causal_mask
@@ -252,7 +244,7 @@ class CLIPTextTower(Tower):
         return [self.root.embeddings]
 
 
-class SiglipTextTower(Tower):
+class SiglipTextTower(_EncoderTower):
     """``SiglipModel.text_model`` (and Siglip2's, built the same): ``embeddings`` ->
     ``encoder.layers`` under ``create_bidirectional_mask`` -> ``final_layer_norm`` -> last token
     -> ``head``. Bidirectional, so nothing can be shortened."""
@@ -261,10 +253,6 @@ class SiglipTextTower(Tower):
 
     def __init__(self, model: nn.Module):
         self.root = model.text_model
-
-    @property
-    def blocks(self) -> Sequence[nn.Module]:
-        return self.root.encoder.layers
 
     def embed(self, inputs: torch.Tensor,
               attention_mask: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, TextContext]:

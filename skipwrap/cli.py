@@ -9,7 +9,6 @@ import argparse
 import dataclasses
 import json
 import sys
-from pathlib import Path
 from typing import Optional, Sequence
 
 HELP = {

@@ -14,7 +14,6 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-import torch
 from torch import nn
 
 TextBatch = dict  # {"input_ids": LongTensor, optional "attention_mask": LongTensor}

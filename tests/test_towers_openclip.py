@@ -1,5 +1,4 @@
 """Exactness of the open_clip / timm adapters: suffix(prefix(x)) == the model's own encoder."""
-import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 

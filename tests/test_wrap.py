@@ -2,7 +2,6 @@
 import re
 
 import torch
-import torch.nn.functional as F
 
 import skipwrap
 import tiny_models as tm

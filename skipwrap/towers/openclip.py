@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import find_tower_adapter, register_model, register_tower

@@ -9,10 +9,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data.records import DEFAULT_TEMPLATE
+from ..towers import resolve
+from ..train.evaluate import zero_shot_logits
 from . import world
 from .pixels import model_statistics, normalise
 
@@ -30,12 +31,14 @@ def zero_shot_accuracy(model: nn.Module, tokenizer: Tokenize, images: np.ndarray
     if len(labels) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     mean, std = model_statistics(model)
-    text = F.normalize(model.encode_text(tokenizer([template.format(name) for name in classnames])), dim=-1)
+    text = {"input_ids": tokenizer([template.format(name) for name in classnames])}
+    device = next(model.parameters()).device
+    logits = zero_shot_logits(resolve(model), text, device)
     correct = 0
     for start in range(0, len(images), batch_size):
         pixels = normalise(images[start:start + batch_size], mean, std)
-        features = F.normalize(model.encode_image(pixels), dim=-1)
-        correct += int(((features @ text.T).argmax(dim=1) == labels[start:start + batch_size]).sum())
+        predictions = logits(pixels.to(device)).argmax(dim=1).cpu()
+        correct += int((predictions == labels[start:start + batch_size]).sum())
     return correct / max(len(images), 1)
 
 
